@@ -57,10 +57,11 @@ pub fn classify_error(err: &(dyn StdError + 'static)) -> Class {
             }
             continue;
         }
-        if let Some(io) = link.downcast_ref::<io::Error>() {
-            if let Some(class) = io_class(io.kind(), connecting) {
-                return class;
-            }
+        if let Some(class) = link
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io_class(io.kind(), connecting))
+        {
+            return class;
         }
     }
     if connecting {
@@ -225,7 +226,10 @@ mod tests {
     #[test]
     fn our_types_win_over_what_lies_beneath() {
         let rejected = Outer(Box::new(Rejected::new(Rejection::LoadShed)));
-        assert_eq!(classify_error(&rejected), Class::Rejected(Rejection::LoadShed));
+        assert_eq!(
+            classify_error(&rejected),
+            Class::Rejected(Rejection::LoadShed)
+        );
     }
 
     #[test]

@@ -253,7 +253,11 @@ impl Class {
         use BreakerVerdict::{Failure, Ignore, Success};
         let (retry_idempotent, retry_any, breaker) = match self {
             Class::Success => (false, false, Success),
-            Class::NotSent(cause) => (true, true, if cause.is_connect() { Failure } else { Ignore }),
+            Class::NotSent(cause) => (
+                true,
+                true,
+                if cause.is_connect() { Failure } else { Ignore },
+            ),
             Class::Transport(_) => (true, false, Failure),
             // Once the body has started, the response is the caller's: an attempt
             // cannot be made again underneath it.

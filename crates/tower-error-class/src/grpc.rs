@@ -261,7 +261,8 @@ pub fn format_grpc_timeout(duration: Duration) -> HeaderValue {
         buf[i] = *digit;
     }
     buf[len] = unit;
-    HeaderValue::from_bytes(&buf[..=len]).expect("digits and a unit letter are a valid header value")
+    HeaderValue::from_bytes(&buf[..=len])
+        .expect("digits and a unit letter are a valid header value")
 }
 
 /// Parses `grpc-retry-pushback-ms`: a non-negative number of milliseconds to wait
@@ -295,12 +296,24 @@ mod tests {
         assert_eq!(parse_grpc_timeout(b"10S"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_grpc_timeout(b"250m"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_grpc_timeout(b"7u"), Ok(Duration::from_micros(7)));
-        assert_eq!(parse_grpc_timeout(b"99999999n"), Ok(Duration::from_nanos(99_999_999)));
+        assert_eq!(
+            parse_grpc_timeout(b"99999999n"),
+            Ok(Duration::from_nanos(99_999_999))
+        );
     }
 
     #[test]
     fn grpc_timeout_rejects_malformed_values() {
-        for bad in [&b""[..], b"S", b"123456789S", b"12x", b"-1S", b"1.5S", b"10 S", b"\xff"] {
+        for bad in [
+            &b""[..],
+            b"S",
+            b"123456789S",
+            b"12x",
+            b"-1S",
+            b"1.5S",
+            b"10 S",
+            b"\xff",
+        ] {
             assert!(parse_grpc_timeout(bad).is_err(), "{bad:?}");
         }
     }
@@ -338,7 +351,10 @@ mod tests {
     #[test]
     fn pushback_negative_means_stop() {
         assert_eq!(parse_retry_pushback(b"-1"), Ok(None));
-        assert_eq!(parse_retry_pushback(b"150"), Ok(Some(Duration::from_millis(150))));
+        assert_eq!(
+            parse_retry_pushback(b"150"),
+            Ok(Some(Duration::from_millis(150)))
+        );
         assert!(parse_retry_pushback(b"").is_err());
         assert!(parse_retry_pushback(b"-").is_err());
         assert!(parse_retry_pushback(b"1e3").is_err());

@@ -119,7 +119,10 @@ impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.rejection {
             Rejection::BreakerOpen { retry_after } => {
-                write!(f, "circuit breaker is open; it half-opens in {retry_after:?}")
+                write!(
+                    f,
+                    "circuit breaker is open; it half-opens in {retry_after:?}"
+                )
             }
             Rejection::BudgetExhausted => f.write_str("retry budget is exhausted"),
             Rejection::LoadShed => f.write_str("load shed"),

@@ -101,7 +101,7 @@ pub use class::{
     BreakerVerdict, Class, Code, NotSent, Rejection, Throttle, Tier, Transport, Verdict,
 };
 pub use classify::{
-    ClassifyFn, ClassifyTrailers, Classifier, ErrorClassifier, GrpcClassifier, HttpClassifier,
+    Classifier, ClassifyFn, ClassifyTrailers, ErrorClassifier, GrpcClassifier, HttpClassifier,
     Outcome, classify_fn, default_grpc_class, default_http_class,
 };
 pub use classify_layer::{Classify, ClassifyLayer, RecordClass, response_class};

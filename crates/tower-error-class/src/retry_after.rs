@@ -125,13 +125,24 @@ mod tests {
             b"Sunday, 06-Nov-94 08:49:37 GMT",
             b"Sun Nov  6 08:49:37 1994",
         ] {
-            assert_eq!(RetryAfter::parse(form), Ok(RetryAfter::Date(at(EXAMPLE))), "{form:?}");
+            assert_eq!(
+                RetryAfter::parse(form),
+                Ok(RetryAfter::Date(at(EXAMPLE))),
+                "{form:?}"
+            );
         }
     }
 
     #[test]
     fn rejects_negative_and_garbage() {
-        for bad in [&b""[..], b"-5", b"1.5", b"soon", b"\xff\xfe", b"Sun, 32 Nov 1994 08:49:37 GMT"] {
+        for bad in [
+            &b""[..],
+            b"-5",
+            b"1.5",
+            b"soon",
+            b"\xff\xfe",
+            b"Sun, 32 Nov 1994 08:49:37 GMT",
+        ] {
             assert!(RetryAfter::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -151,7 +162,10 @@ mod tests {
             RETRY_AFTER,
             HeaderValue::from_static("Sun, 06 Nov 1994 08:50:07 GMT"),
         );
-        headers.insert(DATE, HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        headers.insert(
+            DATE,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
         // Our clock is an hour ahead of the server's: without `Date` we would not wait.
         let skewed_now = at(EXAMPLE + 3600);
         assert_eq!(

@@ -78,12 +78,17 @@ impl From<Error> for tonic::Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use crate::{Elapsed, Rejected, Tier};
+    use std::time::Duration;
 
     #[test]
     fn timeouts_become_deadline_exceeded_never_cancelled() {
-        for tier in [Tier::Attempt, Tier::ResponseHeaders, Tier::Total, Tier::Connect] {
+        for tier in [
+            Tier::Attempt,
+            Tier::ResponseHeaders,
+            Tier::Total,
+            Tier::Connect,
+        ] {
             let status = Error::from(Elapsed::new(tier, Duration::from_secs(1))).to_status();
             assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{tier:?}");
         }

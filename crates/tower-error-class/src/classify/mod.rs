@@ -210,7 +210,9 @@ pub fn default_http_class(status: StatusCode, headers: &HeaderMap) -> Class {
 
 fn header_retry_after(headers: &HeaderMap) -> Option<Duration> {
     // Reading the clock only matters for an HTTP-date, and only on this path.
-    crate::retry_after(headers, SystemTime::now()).ok().flatten()
+    crate::retry_after(headers, SystemTime::now())
+        .ok()
+        .flatten()
 }
 
 /// The classifier for gRPC responses.

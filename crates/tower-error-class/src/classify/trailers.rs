@@ -110,10 +110,8 @@ where
             Some(Err(err)) => Some(crate::classify_error(err)),
             None => Some(this.classifier.classify_trailers(&HeaderMap::new())),
         };
-        if let Some(class) = class {
-            if let Some(on_class) = this.on_class.take() {
-                on_class(class);
-            }
+        if let (Some(class), Some(on_class)) = (class, this.on_class.take_if(|_| class.is_some())) {
+            on_class(class);
         }
         Poll::Ready(frame)
     }
