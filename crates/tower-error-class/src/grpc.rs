@@ -182,6 +182,24 @@ pub fn decode_grpc_message(value: &[u8]) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Percent-encodes a `grpc-message` value, as the gRPC specification asks: every
+/// byte outside printable ASCII (0x20 to 0x7E), and `%` itself, becomes `%XX`
+/// (RFC 3986 style, upper-case hex).
+pub fn encode_grpc_message(message: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(message.len());
+    for &byte in message.as_bytes() {
+        if (0x20..=0x7e).contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+    }
+    out
+}
+
 fn hex(digit: u8) -> Option<u8> {
     match digit {
         b'0'..=b'9' => Some(digit - b'0'),
@@ -346,6 +364,14 @@ mod tests {
         assert_eq!(decode_grpc_message(b"100%"), "100%");
         assert_eq!(decode_grpc_message(b"%zz%4"), "%zz%4");
         assert_eq!(decode_grpc_message(b"%ff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn grpc_message_round_trips_through_encoding() {
+        let message = "50% done: caf\u{e9}\n";
+        let encoded = encode_grpc_message(message);
+        assert_eq!(encoded, "50%25 done: caf%C3%A9%0A");
+        assert_eq!(decode_grpc_message(encoded.as_bytes()), message);
     }
 
     #[test]

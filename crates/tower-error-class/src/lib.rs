@@ -109,7 +109,7 @@ pub use error::{BoxError, Error, ParseError};
 pub use grpc::GrpcCode;
 pub use kinds::{DeadlineExceeded, Elapsed, NotRetried, NotRetriedReason, Rejected};
 pub use request::{IDEMPOTENCY_KEY, Idempotent, is_idempotent, is_idempotent_method};
-pub use respond::{ErrorResponse, ErrorResponseLayer};
+pub use respond::{ErrorResponse, ErrorResponseLayer, Grpc, Http, Respond};
 pub use retry_after::{RetryAfter, retry_after};
 #[cfg(feature = "tonic")]
 pub use tonic::classify_status;

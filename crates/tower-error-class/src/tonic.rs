@@ -7,7 +7,7 @@
 
 use tonic::metadata::MetadataValue;
 
-use crate::class::{Class, Code, Rejection};
+use crate::class::Class;
 use crate::classify::GrpcClassifier;
 use crate::error::Error;
 use crate::grpc::{GRPC_RETRY_PUSHBACK_MS, GrpcCode};
@@ -23,27 +23,6 @@ pub fn classify_status(status: &tonic::Status) -> Class {
 }
 
 impl Error {
-    /// The gRPC code that stands for this error.
-    pub fn grpc_code(&self) -> GrpcCode {
-        let class = self.class();
-        match class {
-            _ if class.is_timeout() => GrpcCode::DeadlineExceeded,
-            Class::Cancelled => GrpcCode::Cancelled,
-            Class::Rejected(Rejection::BudgetExhausted) | Class::Throttled(_) => {
-                GrpcCode::ResourceExhausted
-            }
-            Class::Rejected(_) | Class::NotSent(_) | Class::Transport(_) => GrpcCode::Unavailable,
-            Class::ServerError(Code::Grpc(code))
-            | Class::ClientError(Code::Grpc(code))
-            | Class::NotImplemented(Code::Grpc(code)) => code,
-            Class::ServerError(Code::Http(status)) | Class::ClientError(Code::Http(status)) => {
-                GrpcCode::from_http_status(status)
-            }
-            Class::NotImplemented(Code::Http(_)) => GrpcCode::Unimplemented,
-            _ => GrpcCode::Unknown,
-        }
-    }
-
     /// The `tonic::Status` that stands for this error. A wait that the error knows
     /// (an open breaker's, a throttle's) travels as `grpc-retry-pushback-ms`.
     ///
@@ -78,7 +57,7 @@ impl From<Error> for tonic::Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Elapsed, Rejected, Tier};
+    use crate::{Code, Elapsed, Rejected, Tier};
     use std::time::Duration;
 
     #[test]

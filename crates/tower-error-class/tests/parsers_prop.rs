@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 use http::HeaderMap;
 use proptest::prelude::*;
 use tower_error_class::grpc::{
-    decode_grpc_message, format_grpc_timeout, parse_grpc_status, parse_grpc_timeout,
-    parse_retry_pushback,
+    decode_grpc_message, encode_grpc_message, format_grpc_timeout, parse_grpc_status,
+    parse_grpc_timeout, parse_retry_pushback,
 };
 use tower_error_class::{RetryAfter, retry_after};
 
@@ -84,5 +84,12 @@ proptest! {
     fn grpc_status_round_trips(code in 0i32..=16) {
         let parsed = parse_grpc_status(code.to_string().as_bytes()).unwrap();
         prop_assert_eq!(parsed.as_i32(), code);
+    }
+
+    #[test]
+    fn grpc_message_round_trips(message in any::<String>()) {
+        let encoded = encode_grpc_message(&message);
+        prop_assert!(http::HeaderValue::from_str(&encoded).is_ok());
+        prop_assert_eq!(decode_grpc_message(encoded.as_bytes()), message);
     }
 }

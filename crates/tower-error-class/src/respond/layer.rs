@@ -1,6 +1,8 @@
 use tower_layer::Layer;
 
-use super::ErrorResponse;
+use std::marker::PhantomData;
+
+use super::{ErrorResponse, Grpc, Http};
 
 /// Applies [`ErrorResponse`]: the stack's errors become responses, and the service
 /// never fails, as axum and hyper servers require. No `HandleErrorLayer` closure is
@@ -21,22 +23,50 @@ use super::ErrorResponse;
 ///     ServiceBuilder::new().layer(ErrorResponseLayer::new()).service(failing),
 /// );
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ErrorResponseLayer {
-    _priv: (),
+///
+/// For a gRPC server, [`ErrorResponseLayer::grpc`] answers with trailers-only
+/// responses instead.
+#[derive(Debug)]
+pub struct ErrorResponseLayer<P = Http> {
+    _protocol: PhantomData<fn() -> P>,
 }
 
-impl ErrorResponseLayer {
-    /// A new layer.
-    pub fn new() -> ErrorResponseLayer {
-        ErrorResponseLayer { _priv: () }
+impl<P> Clone for ErrorResponseLayer<P> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
 
-impl<S> Layer<S> for ErrorResponseLayer {
-    type Service = ErrorResponse<S>;
+impl<P> Copy for ErrorResponseLayer<P> {}
+
+impl Default for ErrorResponseLayer {
+    fn default() -> Self {
+        ErrorResponseLayer::new()
+    }
+}
+
+impl ErrorResponseLayer {
+    /// A layer that answers errors as HTTP responses ([`Error::to_response`](crate::Error::to_response)).
+    pub fn new() -> ErrorResponseLayer {
+        ErrorResponseLayer {
+            _protocol: PhantomData,
+        }
+    }
+
+    /// A layer that answers errors as trailers-only gRPC responses
+    /// ([`Error::to_grpc_response`](crate::Error::to_grpc_response)), for tonic
+    /// and other gRPC servers.
+    pub fn grpc() -> ErrorResponseLayer<Grpc> {
+        ErrorResponseLayer {
+            _protocol: PhantomData,
+        }
+    }
+}
+
+impl<S, P> Layer<S> for ErrorResponseLayer<P> {
+    type Service = ErrorResponse<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ErrorResponse::new(inner)
+        ErrorResponse::with_protocol(inner)
     }
 }

@@ -18,9 +18,15 @@
 //! The body is a small JSON object: `{"class":"timeout","message":"attempt timeout"}`.
 //! It names the class and says what happened in our words; the source chain, which
 //! may name internal hosts, stays in logs.
+//!
+//! gRPC servers (tonic among them) answer errors differently: HTTP 200 with a
+//! trailers-only response whose `grpc-status` says what happened
+//! ([`Error::to_grpc_response`], [`ErrorResponseLayer::grpc`]). A timeout is
+//! `DEADLINE_EXCEEDED`, never the `UNKNOWN` that tonic makes of a foreign error.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::marker::PhantomData;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,8 +34,9 @@ use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{StatusCode, response};
 use tower_service::Service;
 
-use crate::class::{Class, Rejection};
+use crate::class::{Class, Code, Rejection};
 use crate::error::{BoxError, Error};
+use crate::grpc::{self, GrpcCode};
 
 mod future;
 mod layer;
@@ -106,6 +113,89 @@ impl Error {
     pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
         http::Response::from_parts(self.to_response_parts(), B::from(self.to_json()))
     }
+
+    /// The gRPC code that stands for this error: a timeout is `DEADLINE_EXCEEDED`,
+    /// an open breaker or a transport failure `UNAVAILABLE`, a spent budget or a
+    /// throttle `RESOURCE_EXHAUSTED`, an upstream's own code stays itself.
+    pub fn grpc_code(&self) -> GrpcCode {
+        let class = self.class();
+        match class {
+            _ if class.is_timeout() => GrpcCode::DeadlineExceeded,
+            Class::Cancelled => GrpcCode::Cancelled,
+            Class::Rejected(Rejection::BudgetExhausted) | Class::Throttled(_) => {
+                GrpcCode::ResourceExhausted
+            }
+            Class::Rejected(_) | Class::NotSent(_) | Class::Transport(_) => GrpcCode::Unavailable,
+            Class::ServerError(Code::Grpc(code))
+            | Class::ClientError(Code::Grpc(code))
+            | Class::NotImplemented(Code::Grpc(code)) => code,
+            Class::ServerError(Code::Http(status)) | Class::ClientError(Code::Http(status)) => {
+                GrpcCode::from_http_status(status)
+            }
+            Class::NotImplemented(Code::Http(_)) => GrpcCode::Unimplemented,
+            _ => GrpcCode::Unknown,
+        }
+    }
+
+    /// The trailers-only gRPC response that stands for this error: HTTP 200,
+    /// `content-type: application/grpc`, `grpc-status`, a percent-encoded
+    /// `grpc-message`, and `grpc-retry-pushback-ms` when the error knows a wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_error_class::{Elapsed, Error, Tier};
+    ///
+    /// let err = Error::from(Elapsed::new(Tier::Total, Duration::from_millis(300)));
+    /// let res: http::Response<()> = err.to_grpc_response();
+    /// assert_eq!(res.status(), 200);
+    /// assert_eq!(res.headers()["grpc-status"], "4");
+    /// assert_eq!(res.headers()["grpc-message"], "deadline exceeded");
+    /// ```
+    pub fn to_grpc_response<B: Default>(&self) -> http::Response<B> {
+        let mut response = http::Response::new(B::default());
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(
+            grpc::GRPC_STATUS,
+            HeaderValue::from(self.grpc_code().as_i32()),
+        );
+        if let Ok(message) = HeaderValue::try_from(grpc::encode_grpc_message(&self.to_string())) {
+            headers.insert(grpc::GRPC_MESSAGE, message);
+        }
+        if let Some(wait) = self.class().retry_after() {
+            let millis = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            headers.insert(grpc::GRPC_RETRY_PUSHBACK_MS, HeaderValue::from(millis));
+        }
+        response
+    }
+}
+
+/// How an error becomes a response body of type `B`: [`Http`] (a status and a JSON
+/// body, [`Error::to_response`]) or [`Grpc`] (trailers-only,
+/// [`Error::to_grpc_response`]).
+pub trait Respond<B> {
+    /// The response that stands for `err`.
+    fn respond(err: &Error) -> http::Response<B>;
+}
+
+/// Errors as HTTP responses: see [`Error::to_response`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Http;
+
+/// Errors as trailers-only gRPC responses: see [`Error::to_grpc_response`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Grpc;
+
+impl<B: From<String>> Respond<B> for Http {
+    fn respond(err: &Error) -> http::Response<B> {
+        err.to_response()
+    }
+}
+
+impl<B: Default> Respond<B> for Grpc {
+    fn respond(err: &Error) -> http::Response<B> {
+        err.to_grpc_response()
+    }
 }
 
 fn push_json_escaped(out: &mut String, text: &str) {
@@ -130,23 +220,32 @@ fn push_json_escaped(out: &mut String, text: &str) {
 /// A readiness error of the inner service is kept and answered as the response to
 /// the next call, which then does not reach the inner service.
 #[derive(Debug)]
-pub struct ErrorResponse<S> {
+pub struct ErrorResponse<S, P = Http> {
     inner: S,
     not_ready: Option<Error>,
+    _protocol: PhantomData<fn() -> P>,
 }
 
-impl<S: Clone> Clone for ErrorResponse<S> {
+impl<S: Clone, P> Clone for ErrorResponse<S, P> {
     fn clone(&self) -> Self {
-        ErrorResponse::new(self.inner.clone())
+        ErrorResponse::with_protocol(self.inner.clone())
     }
 }
 
 impl<S> ErrorResponse<S> {
-    /// Wraps `inner`.
+    /// Wraps `inner`, answering errors as HTTP responses.
     pub fn new(inner: S) -> ErrorResponse<S> {
+        ErrorResponse::with_protocol(inner)
+    }
+}
+
+impl<S, P> ErrorResponse<S, P> {
+    /// Wraps `inner`, answering errors as `P` says ([`Http`] or [`Grpc`]).
+    pub fn with_protocol(inner: S) -> ErrorResponse<S, P> {
         ErrorResponse {
             inner,
             not_ready: None,
+            _protocol: PhantomData,
         }
     }
 
@@ -156,15 +255,15 @@ impl<S> ErrorResponse<S> {
     }
 }
 
-impl<S, Req, B> Service<Req> for ErrorResponse<S>
+impl<S, P, Req, B> Service<Req> for ErrorResponse<S, P>
 where
     S: Service<Req, Response = http::Response<B>>,
     S::Error: Into<BoxError>,
-    B: From<String>,
+    P: Respond<B>,
 {
     type Response = http::Response<B>;
     type Error = Infallible;
-    type Future = ErrorResponseFuture<S::Future, B>;
+    type Future = ErrorResponseFuture<S::Future, B, P>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if self.not_ready.is_some() {
@@ -182,7 +281,7 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         match self.not_ready.take() {
-            Some(err) => ErrorResponseFuture::ready(err.to_response()),
+            Some(err) => ErrorResponseFuture::ready(P::respond(&err)),
             None => ErrorResponseFuture::new(self.inner.call(request)),
         }
     }
