@@ -29,6 +29,7 @@ use crate::kinds::{DeadlineExceeded, Elapsed, NotRetried, Rejected};
 /// An `io::Error` that wraps another error is looked through, so an error of ours
 /// carried inside an `io::Error` (as in a body stream) is still found.
 pub fn classify_error(err: &(dyn StdError + 'static)) -> Class {
+    #[cfg_attr(not(feature = "hyper"), allow(unused_mut))]
     let mut connecting = false;
     for link in Chain::new(err) {
         if let Some(class) = ours(link) {

@@ -1,0 +1,170 @@
+//! [`TimeoutBody`]: the response body under the body tiers, the attempt and the
+//! deadline.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep, sleep_until};
+use tower_error_class::{BoxError, Error, Tier};
+
+use crate::Deadline;
+use crate::alarm::{Alarm, earliest};
+use crate::deadline::add_saturating;
+use crate::timeout::Tiers;
+
+/// The alarms of one body.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BodyTimers {
+    /// The earliest of the fixed alarms: deadline, attempt, body total.
+    fixed: Option<Alarm>,
+    /// The idle timeout, and when it fires now.
+    idle: Option<(Duration, Instant)>,
+}
+
+impl BodyTimers {
+    /// The alarms for a body whose head arrived now. Reads the clock only if a tier
+    /// needs it.
+    pub(crate) fn new(tiers: &Tiers, deadline: Option<Deadline>, start: Option<Instant>) -> Self {
+        let needs_clock = tiers.body_idle.is_some()
+            || tiers.body_total.is_some()
+            || (tiers.attempt.is_some() && start.is_none());
+        let now = needs_clock.then(Instant::now);
+        let total = deadline.map(Alarm::deadline);
+        let attempt = tiers.attempt.and_then(|d| {
+            let start = start.or(now)?;
+            Some(Alarm::start(Tier::Attempt, start, d))
+        });
+        let body_total = tiers
+            .body_total
+            .zip(now)
+            .map(|(d, now)| Alarm::start(Tier::BodyTotal, now, d));
+        BodyTimers {
+            fixed: earliest(earliest(total, attempt), body_total),
+            idle: tiers
+                .body_idle
+                .zip(now)
+                .map(|(d, now)| (d, add_saturating(now, d))),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.fixed.is_none() && self.idle.is_none()
+    }
+
+    /// The alarm that fires first.
+    fn next(&self) -> Option<Alarm> {
+        let idle = self.idle.map(|(after, at)| Alarm {
+            at,
+            tier: Tier::BodyIdle,
+            after,
+        });
+        earliest(self.fixed, idle)
+    }
+}
+
+pin_project! {
+    /// A response body under the body tiers (idle and total), the rest of the
+    /// attempt, and the deadline. Its errors are [`Error`]s; a timeout is an
+    /// [`Elapsed`](tower_error_class::Elapsed) that names its tier.
+    ///
+    /// With no tier that applies to it, it is a plain wrapper: no timer, no clock
+    /// read.
+    pub struct TimeoutBody<B> {
+        #[pin]
+        inner: B,
+        #[pin]
+        sleep: Option<Sleep>,
+        timers: BodyTimers,
+        failed: bool,
+    }
+}
+
+impl<B> TimeoutBody<B> {
+    pub(crate) fn new(inner: B, timers: BodyTimers) -> TimeoutBody<B> {
+        TimeoutBody {
+            inner,
+            sleep: None,
+            timers,
+            failed: false,
+        }
+    }
+
+    /// Unwraps the inner body.
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+impl<B> Body for TimeoutBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        if *this.failed {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+            if let Some((after, at)) = &mut this.timers.idle {
+                if matches!(frame, Some(Ok(_))) {
+                    // Every frame resets the idle tier. The timer itself is moved
+                    // lazily, when it fires.
+                    *at = add_saturating(Instant::now(), *after);
+                }
+            }
+            return Poll::Ready(frame.map(|result| result.map_err(Error::wrap)));
+        }
+        if this.timers.is_empty() {
+            return Poll::Pending;
+        }
+        loop {
+            let Some(alarm) = this.timers.next() else {
+                return Poll::Pending;
+            };
+            match this.sleep.as_mut().as_pin_mut() {
+                None => this.sleep.set(Some(sleep_until(alarm.at))),
+                Some(sleep) if sleep.deadline() != alarm.at => {
+                    if sleep.is_elapsed() || alarm.at < sleep.deadline() {
+                        sleep.reset(alarm.at);
+                    }
+                }
+                Some(_) => {}
+            }
+            let sleep = this.sleep.as_mut().as_pin_mut().expect("set above");
+            ready!(sleep.poll(cx));
+            if Instant::now() >= alarm.at {
+                *this.failed = true;
+                return Poll::Ready(Some(Err(alarm.error())));
+            }
+            // The idle alarm moved on since the timer was set: set it again.
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for TimeoutBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutBody")
+            .field("inner", &self.inner)
+            .field("timers", &self.timers)
+            .finish()
+    }
+}
