@@ -78,7 +78,8 @@
 //! - `hyper`: recognise `hyper::Error` and `hyper_util` client errors in chains.
 //! - `h2`: recognise `h2::Error` (`REFUSED_STREAM`, `GOAWAY`) in chains.
 //! - `tonic`: `Error::to_status`, `From<Error> for tonic::Status`,
-//!   [`classify_status`](crate::classify_status).
+//!   `classify_status`, and `StatusLayer`, which turns a client stack's errors into
+//!   `tonic::Status` before tonic makes `UNKNOWN` of them.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -112,4 +113,4 @@ pub use request::{IDEMPOTENCY_KEY, Idempotent, is_idempotent, is_idempotent_meth
 pub use respond::{ErrorResponse, ErrorResponseLayer, Grpc, Http, Respond};
 pub use retry_after::{RetryAfter, retry_after};
 #[cfg(feature = "tonic")]
-pub use tonic::classify_status;
+pub use tonic::{StatusFuture, StatusLayer, StatusService, classify_status};

@@ -9,7 +9,7 @@ use tonic::metadata::MetadataValue;
 
 use crate::class::Class;
 use crate::classify::GrpcClassifier;
-use crate::error::Error;
+use crate::error::{BoxError, Error};
 use crate::grpc::{GRPC_RETRY_PUSHBACK_MS, GrpcCode};
 
 /// The class of a `tonic::Status`, by the default table of
@@ -51,6 +51,107 @@ impl Error {
 impl From<Error> for tonic::Status {
     fn from(err: Error) -> tonic::Status {
         err.to_status()
+    }
+}
+
+/// Turns a client stack's errors into `tonic::Status` before tonic sees them.
+///
+/// Why: a tonic client turns the error of the service it runs on into a status
+/// with `Status::from_error`, which finds a `Status` in the error chain or gives
+/// `UNKNOWN` (and `CANCELLED` for its own timeouts). Put this layer outermost on a
+/// stack around a `Channel`, and a timeout of ours reaches the caller as
+/// `DEADLINE_EXCEEDED`, an open breaker as `UNAVAILABLE`.
+///
+/// ```
+/// use tower::ServiceBuilder;
+/// use tower_error_class::StatusLayer;
+///
+/// # fn stack<S>(channel: S) -> tower_error_class::StatusService<S> {
+/// let svc = ServiceBuilder::new()
+///     .layer(StatusLayer::new())
+///     // .layer(DeadlineLayer::new(..)) and the rest of the stack
+///     .service(channel);
+/// # svc
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StatusLayer {
+    _priv: (),
+}
+
+impl StatusLayer {
+    /// A new layer.
+    pub fn new() -> StatusLayer {
+        StatusLayer { _priv: () }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for StatusLayer {
+    type Service = StatusService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        StatusService { inner }
+    }
+}
+
+/// A service whose errors are `tonic::Status`: see [`StatusLayer`].
+#[derive(Clone, Debug)]
+pub struct StatusService<S> {
+    inner: S,
+}
+
+impl<S, Req> tower_service::Service<Req> for StatusService<S>
+where
+    S: tower_service::Service<Req>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = tonic::Status;
+    type Future = StatusFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(to_status)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        StatusFuture {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+fn to_status(err: impl Into<BoxError>) -> tonic::Status {
+    let boxed = err.into();
+    match boxed.downcast::<tonic::Status>() {
+        Ok(status) => *status,
+        Err(other) => Error::wrap(other).to_status(),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`StatusService`].
+    #[derive(Debug)]
+    pub struct StatusFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, T, E> std::future::Future for StatusFuture<F>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, tonic::Status>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.project().inner.poll(cx).map_err(to_status)
     }
 }
 

@@ -123,6 +123,18 @@ where
                     *at = add_saturating(Instant::now(), *after);
                 }
             }
+            if let Some(Err(err)) = frame {
+                // As for the head: an inner error when our time is up is our timeout.
+                let expired = this.sleep.is_some()
+                    && this
+                        .timers
+                        .next()
+                        .is_some_and(|alarm| Instant::now() >= alarm.at);
+                return Poll::Ready(Some(Err(match this.timers.next() {
+                    Some(alarm) if expired => alarm.error(),
+                    _ => Error::wrap(err),
+                })));
+            }
             return Poll::Ready(frame.map(|result| result.map_err(Error::wrap)));
         }
         if this.timers.is_empty() {
@@ -157,6 +169,13 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl<B: Default> Default for TimeoutBody<B> {
+    /// An empty inner body under no tier (as error responses use).
+    fn default() -> Self {
+        TimeoutBody::new(B::default(), BodyTimers::default())
     }
 }
 

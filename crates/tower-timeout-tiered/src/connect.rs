@@ -88,12 +88,16 @@ where
 
 pin_project! {
     /// The future of [`ConnectTimeout`].
+    ///
+    /// It is `Unpin` when the connector's future is, as hyper-util requires of
+    /// connectors: the timer is boxed, once per connect that is actually pending.
+    /// Connects are rare next to requests (connections are pooled), so this is off
+    /// the hot path.
     #[derive(Debug)]
     pub struct ConnectFuture<F> {
         #[pin]
         inner: F,
-        #[pin]
-        sleep: Option<Sleep>,
+        sleep: Option<Pin<Box<Sleep>>>,
         timeout: Duration,
     }
 }
@@ -106,16 +110,15 @@ where
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let Poll::Ready(result) = this.inner.poll(cx) {
             return Poll::Ready(result.map_err(Error::wrap));
         }
-        if this.sleep.is_none() {
-            let at = add_saturating(Instant::now(), *this.timeout);
-            this.sleep.set(Some(sleep_until(at)));
-        }
-        let sleep = this.sleep.as_pin_mut().expect("set above");
-        ready!(sleep.poll(cx));
+        let timeout = *this.timeout;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(sleep_until(add_saturating(Instant::now(), timeout))));
+        ready!(sleep.as_mut().poll(cx));
         Poll::Ready(Err(Error::from(Elapsed::new(Tier::Connect, *this.timeout))))
     }
 }

@@ -394,3 +394,27 @@ async fn malformed_incoming_deadlines_are_ignored_not_fatal() {
     assert!(svc.oneshot(request).await.is_ok());
     assert_eq!(rx.recv().await.unwrap(), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_inner_error_when_the_time_is_up_is_reported_as_our_timeout() {
+    // As tonic's channel does with the grpc-timeout we write: it gives up in the
+    // same instant, with an error of its own.
+    let giving_up = |after: Duration| {
+        service_fn(move |_req: Request<()>| async move {
+            sleep(after).await;
+            Err::<Response<TestBody>, _>(std::io::Error::other("inner gave up"))
+        })
+    };
+    let svc = TimeoutLayer::attempt_only(ms(500)).layer(giving_up(ms(500)));
+    let err = failure(svc.oneshot(Request::new(())).await);
+    assert_eq!(elapsed_of(&err), Elapsed::new(Tier::Attempt, ms(500)));
+
+    // Before the time is up, the inner error stands.
+    let svc = TimeoutLayer::attempt_only(ms(500)).layer(giving_up(ms(499)));
+    let err = failure(svc.oneshot(Request::new(())).await);
+    assert!(err.find::<Elapsed>().is_none());
+    assert_eq!(
+        err.find::<std::io::Error>().unwrap().to_string(),
+        "inner gave up"
+    );
+}

@@ -77,7 +77,13 @@ where
                     };
                     Ok(response.map(|body| TimeoutBody::new(body, timers)))
                 }
-                Err(err) => Err(Error::wrap(err)),
+                // An inner layer may give up in the very instant our tier does
+                // (tonic's channel enforces the grpc-timeout we wrote): when the
+                // time is up, it is our timeout, whatever the inner error says.
+                Err(err) => match this.alarm {
+                    Some(alarm) if Instant::now() >= alarm.at => Err(alarm.error()),
+                    _ => Err(Error::wrap(err)),
+                },
             });
         }
         if this.sleep.is_none() {
