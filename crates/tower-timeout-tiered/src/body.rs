@@ -17,42 +17,67 @@ use crate::deadline::add_saturating;
 use crate::timeout::Tiers;
 
 /// The alarms of one body.
+///
+/// Tiers that count from the head (body total, body idle, and the attempt when its
+/// clock has not started) stay relative until the body is first pending: a body
+/// that is read straight through costs no clock read.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct BodyTimers {
-    /// The earliest of the fixed alarms: deadline, attempt, body total.
+    /// The earliest of the absolute alarms: deadline, attempt, body total.
     fixed: Option<Alarm>,
+    /// Tiers not started yet.
+    unstarted: Option<Unstarted>,
     /// The idle timeout, and when it fires now.
     idle: Option<(Duration, Instant)>,
 }
 
+#[derive(Clone, Copy, Debug, Default)]
+struct Unstarted {
+    attempt: Option<Duration>,
+    body_total: Option<Duration>,
+    body_idle: Option<Duration>,
+}
+
 impl BodyTimers {
-    /// The alarms for a body whose head arrived now. Reads the clock only if a tier
-    /// needs it.
+    /// The alarms for a body whose head has arrived.
     pub(crate) fn new(tiers: &Tiers, deadline: Option<Deadline>, start: Option<Instant>) -> Self {
-        let needs_clock = tiers.body_idle.is_some()
-            || tiers.body_total.is_some()
-            || (tiers.attempt.is_some() && start.is_none());
-        let now = needs_clock.then(Instant::now);
-        let total = deadline.map(Alarm::deadline);
-        let attempt = tiers.attempt.and_then(|d| {
-            let start = start.or(now)?;
-            Some(Alarm::start(Tier::Attempt, start, d))
-        });
-        let body_total = tiers
-            .body_total
-            .zip(now)
-            .map(|(d, now)| Alarm::start(Tier::BodyTotal, now, d));
+        let attempt_started = start.zip(tiers.attempt);
+        let unstarted = Unstarted {
+            attempt: tiers.attempt.filter(|_| attempt_started.is_none()),
+            body_total: tiers.body_total,
+            body_idle: tiers.body_idle,
+        };
+        let any_unstarted = unstarted.attempt.is_some()
+            || unstarted.body_total.is_some()
+            || unstarted.body_idle.is_some();
         BodyTimers {
-            fixed: earliest(earliest(total, attempt), body_total),
-            idle: tiers
-                .body_idle
-                .zip(now)
-                .map(|(d, now)| (d, add_saturating(now, d))),
+            fixed: earliest(
+                deadline.map(Alarm::deadline),
+                attempt_started.map(|(start, d)| Alarm::start(Tier::Attempt, start, d)),
+            ),
+            unstarted: any_unstarted.then_some(unstarted),
+            idle: None,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.fixed.is_none() && self.idle.is_none()
+        self.fixed.is_none() && self.unstarted.is_none() && self.idle.is_none()
+    }
+
+    /// Starts the relative tiers, now.
+    fn start(&mut self) {
+        let Some(unstarted) = self.unstarted.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let attempt = unstarted
+            .attempt
+            .map(|d| Alarm::start(Tier::Attempt, now, d));
+        let body_total = unstarted
+            .body_total
+            .map(|d| Alarm::start(Tier::BodyTotal, now, d));
+        self.fixed = earliest(earliest(self.fixed, attempt), body_total);
+        self.idle = unstarted.body_idle.map(|d| (d, add_saturating(now, d)));
     }
 
     /// The alarm that fires first.
@@ -140,6 +165,7 @@ where
         if this.timers.is_empty() {
             return Poll::Pending;
         }
+        this.timers.start();
         loop {
             let Some(alarm) = this.timers.next() else {
                 return Poll::Pending;
