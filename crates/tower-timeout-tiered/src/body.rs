@@ -141,12 +141,10 @@ where
             return Poll::Ready(None);
         }
         if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
-            if let Some((after, at)) = &mut this.timers.idle {
-                if matches!(frame, Some(Ok(_))) {
-                    // Every frame resets the idle tier. The timer itself is moved
-                    // lazily, when it fires.
-                    *at = add_saturating(Instant::now(), *after);
-                }
+            // Every frame resets the idle tier. The timer itself is moved lazily,
+            // when it fires.
+            if let (Some((after, at)), Some(Ok(_))) = (&mut this.timers.idle, &frame) {
+                *at = add_saturating(Instant::now(), *after);
             }
             if let Some(Err(err)) = frame {
                 // As for the head: an inner error when our time is up is our timeout.

@@ -64,12 +64,51 @@
 //! # }
 //! ```
 //!
-//! For gRPC, propagate the deadline as `grpc-timeout`
-//! (`attempt_layer(Propagation::Grpc)`) in front of a tonic `Channel`, and put
+//! # gRPC: a tonic client and server
+//!
+//! Propagate the deadline as `grpc-timeout` in front of a tonic `Channel`, and put
 //! [`ServerDeadlineLayer::grpc`] under
 //! [`ErrorResponseLayer::grpc`](tower_error_class::ErrorResponseLayer::grpc) on
 //! the server: the deadline arrives, is enforced there, and a call that runs out
-//! of time ends as `DEADLINE_EXCEEDED`, never `CANCELLED`.
+//! of time ends as `DEADLINE_EXCEEDED` on both sides, never `CANCELLED` or
+//! `UNKNOWN` (the client's `StatusLayer` sees to that).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+//! use tower::ServiceBuilder;
+//! use tower_error_class::{ErrorResponseLayer, StatusLayer};
+//! use tower_timeout_tiered::{DeadlineLayer, Propagation, ServerDeadlineLayer, TimeoutLayer};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Server: the caller's grpc-timeout (at most 30 s) bounds every handler.
+//! let (_reporter, health) = tonic_health::server::health_reporter();
+//! let server = tonic::transport::Server::builder()
+//!     .layer(ErrorResponseLayer::grpc())
+//!     .layer(ServerDeadlineLayer::grpc().limit(Duration::from_secs(30)))
+//!     .add_service(health)
+//!     .serve("127.0.0.1:50051".parse()?);
+//! tokio::spawn(server);
+//!
+//! // Client: a 500 ms deadline, enforced here and written as grpc-timeout.
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051")
+//!     .connect()
+//!     .await?;
+//! let stack = ServiceBuilder::new()
+//!     .layer(StatusLayer::new())
+//!     .layer(DeadlineLayer::new(Duration::from_millis(500)))
+//!     .layer(TimeoutLayer::new().propagate(Propagation::Grpc))
+//!     .service(channel);
+//! let mut client = HealthClient::new(stack);
+//! match client.check(HealthCheckRequest::default()).await {
+//!     Ok(response) => println!("{:?}", response.into_inner().status()),
+//!     Err(status) if status.code() == tonic::Code::DeadlineExceeded => println!("too slow"),
+//!     Err(status) => println!("failed: {status}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
