@@ -166,6 +166,8 @@ pub enum NotRetriedReason {
     },
     /// The server asked not to retry (a negative `grpc-retry-pushback-ms`).
     ServerPushback,
+    /// Reading the request body failed, so it cannot be sent again.
+    BodyFailed,
 }
 
 impl NotRetriedReason {
@@ -178,6 +180,7 @@ impl NotRetriedReason {
             NotRetriedReason::BudgetExhausted => "budget_exhausted",
             NotRetriedReason::DeadlineTooClose { .. } => "deadline_too_close",
             NotRetriedReason::ServerPushback => "server_pushback",
+            NotRetriedReason::BodyFailed => "body_failed",
         }
     }
 }
@@ -204,6 +207,9 @@ impl fmt::Display for NotRetriedReason {
             ),
             NotRetriedReason::ServerPushback => {
                 f.write_str("not retried: the server asked not to retry")
+            }
+            NotRetriedReason::BodyFailed => {
+                f.write_str("not retried: reading the request body failed")
             }
         }
     }
