@@ -8,12 +8,13 @@
 //!   token, successes give back a fraction of one, and retries stop while the
 //!   bucket is below half full.
 //!
-//! Both are lock-free. The ratio budget's per-request cost is one atomic add: it
-//! reads the clock only on the retry path and on one request in 64, when it rolls
-//! its one-second windows forward.
+//! Both are lock-free. The ratio budget's per-request cost is one atomic add on a
+//! counter of the calling thread's own (the counter is sharded, so threads do not
+//! fight over one cache line); it reads the clock only on the retry path and on one
+//! request in 64, when it rolls its one-second windows forward.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -64,7 +65,7 @@ impl Budget {
                 ratio_milli: (ratio * MILLI as f64).round() as u64,
                 reserve_milli: u64::from(min_per_sec) * secs * MILLI,
                 start: Instant::now(),
-                requests: AtomicU64::new(0),
+                requests: Default::default(),
                 windows: (0..secs).map(|_| Window::default()).collect(),
             })),
         }
@@ -130,8 +131,8 @@ struct Ratio {
     ratio_milli: u64,
     reserve_milli: u64,
     start: Instant,
-    /// Every request ever deposited.
-    requests: AtomicU64,
+    /// Every request ever deposited, sharded by thread.
+    requests: [Shard; SHARDS],
     /// One window a second, in a ring of `ttl` seconds.
     windows: Box<[Window]>,
 }
@@ -146,15 +147,42 @@ struct Window {
     withdrawals: AtomicU64,
 }
 
+/// How many counters the requests are spread over.
+const SHARDS: usize = 8;
+
+/// A counter on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(AtomicU64);
+
+/// The shard of the calling thread: threads take shards in turn.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
+}
+
 impl Ratio {
     fn now_sec(&self) -> u64 {
         self.start.elapsed().as_secs()
     }
 
+    fn total_requests(&self) -> u64 {
+        self.requests
+            .iter()
+            .map(|shard| shard.0.load(Ordering::Relaxed))
+            .sum()
+    }
+
     fn deposit(&self) {
-        let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        if n % 64 == 0 {
-            self.roll(self.now_sec(), n);
+        let n = self.requests[shard_index()]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+        if n.is_multiple_of(64) {
+            // The window opens before this request.
+            self.roll(self.now_sec(), self.total_requests().saturating_sub(1));
         }
     }
 
@@ -195,14 +223,16 @@ impl Ratio {
         }
         // Requests since the oldest window opened: never more than the requests
         // of the last `ttl`, so the budget never exceeds its ratio.
-        let requests = self.requests.load(Ordering::Relaxed) - oldest_requests.unwrap_or(0);
+        let requests = self
+            .total_requests()
+            .saturating_sub(oldest_requests.unwrap_or(0));
         let earned = self.reserve_milli + self.ratio_milli.saturating_mul(requests);
         earned.saturating_sub(withdrawals.saturating_mul(MILLI))
     }
 
     fn withdraw(&self) -> bool {
         let sec = self.now_sec();
-        let window = self.roll(sec, self.requests.load(Ordering::Relaxed));
+        let window = self.roll(sec, self.total_requests());
         if self.balance(sec) < MILLI {
             return false;
         }

@@ -26,6 +26,9 @@ fn ms(n: u64) -> Duration {
 
 type Body = ReplayBody<Empty<Bytes>>;
 
+/// When each attempt arrived, and its attempt-number header.
+type Seen = Arc<Mutex<Vec<(Instant, Option<String>)>>>;
+
 /// What the upstream answers to each attempt.
 #[derive(Clone, Copy, Debug)]
 enum Answer {
@@ -41,7 +44,7 @@ fn upstream(
     answers: Vec<Answer>,
 ) -> (
     impl Service<Request<Body>, Response = Response<()>, Error = io::Error> + Clone,
-    Arc<Mutex<Vec<(Instant, Option<String>)>>>,
+    Seen,
 ) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
