@@ -1,4 +1,5 @@
 //! The breaker as a tower service, under `tokio::time::pause()`.
+#![cfg(not(loom))]
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
