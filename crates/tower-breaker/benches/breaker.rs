@@ -38,25 +38,22 @@ impl<R> Service<R> for Upstream {
 }
 
 /// `failsafe` has no tower layer: this adapter runs each call's future through its
-/// breaker, as a user would have to.
+/// breaker, as a user would have to. Its default configuration.
+type FailsafePolicy = failsafe::failure_policy::OrElse<
+    failsafe::failure_policy::SuccessRateOverTimeWindow<failsafe::backoff::EqualJittered>,
+    failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::EqualJittered>,
+>;
+
 #[derive(Clone)]
 struct Failsafe<S> {
     inner: S,
-    breaker: failsafe::StateMachine<
-        failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Exponential>,
-        (),
-    >,
+    breaker: failsafe::StateMachine<FailsafePolicy, ()>,
 }
 
 impl<S: Service<u32>> Service<u32> for Failsafe<S> {
     type Response = S::Response;
     type Error = failsafe::Error<S::Error>;
-    type Future = failsafe::futures::ResponseFuture<
-        S::Future,
-        failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Exponential>,
-        (),
-        failsafe::failure_predicate::Any,
-    >;
+    type Future = failsafe::futures::ResponseFuture<S::Future, FailsafePolicy, (), failsafe::Any>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(failsafe::Error::Inner)

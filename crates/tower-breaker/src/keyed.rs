@@ -30,6 +30,8 @@ use crate::sync::Ordering;
 pub type KeyFn<B> = Arc<dyn Fn(&http::Request<B>) -> Option<String> + Send + Sync>;
 
 struct Registry {
+    /// The clock of `last_used`, shared by every key so they compare.
+    epoch: tokio::time::Instant,
     config: BreakerConfig,
     max_keys: usize,
     idle: Duration,
@@ -39,6 +41,10 @@ struct Registry {
 }
 
 impl Registry {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn get(&self, key: &str) -> Arc<Shared> {
         let found = self
             .breakers
@@ -50,7 +56,7 @@ impl Registry {
             Some(shared) => shared,
             None => self.insert(key),
         };
-        shared.last_used.store(shared.now_ms(), Ordering::Relaxed);
+        shared.last_used.store(self.now_ms(), Ordering::Relaxed);
         shared
     }
 
@@ -76,11 +82,9 @@ impl Registry {
     /// the longest (an open breaker remembers a failing host: it goes last).
     fn evict(&self, breakers: &mut HashMap<Box<str>, Arc<Shared>>) {
         let idle_ms = u64::try_from(self.idle.as_millis()).unwrap_or(u64::MAX);
+        let now = self.now_ms();
         breakers.retain(|_, shared| {
-            let unused = shared
-                .now_ms()
-                .saturating_sub(shared.last_used.load(Ordering::Relaxed));
-            unused < idle_ms
+            now.saturating_sub(shared.last_used.load(Ordering::Relaxed)) < idle_ms
         });
         if breakers.len() < self.max_keys {
             return;
@@ -148,6 +152,7 @@ impl<B> KeyedBreakerLayer<B> {
         let (events, _) = broadcast::channel(256);
         KeyedBreakerLayer {
             registry: Arc::new(Registry {
+                epoch: tokio::time::Instant::now(),
                 config,
                 max_keys: 1024,
                 idle: Duration::from_secs(600),

@@ -14,7 +14,8 @@ pub(crate) struct Outcome {
 /// What a window holds now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Calls in the window (for the consecutive rule: calls since the last trip).
+    /// Calls in the window (the consecutive rule keeps no window: 0, or the calls
+    /// of its slow-call window when slow calls are tracked).
     pub calls: u64,
     /// Failures in the window (for the consecutive rule: failures in a row).
     pub failures: u64,
@@ -65,11 +66,7 @@ pub(crate) struct Rule {
 
 #[derive(Debug)]
 enum Kind {
-    Consecutive {
-        n: u32,
-        run: AtomicU32,
-        calls: AtomicU64,
-    },
+    Consecutive { n: u32, run: AtomicU32 },
     Ring(Ring),
     Buckets(Buckets),
 }
@@ -86,7 +83,6 @@ impl Rule {
                 kind: Kind::Consecutive {
                     n,
                     run: AtomicU32::new(0),
-                    calls: AtomicU64::new(0),
                 },
                 failure_permille: 0,
                 slow_permille,
@@ -116,14 +112,15 @@ impl Rule {
     /// Records an outcome at `now_ms`; says whether the rule now trips.
     pub(crate) fn record(&self, outcome: Outcome, now_ms: u64) -> Option<Trip> {
         let counts = match &self.kind {
-            Kind::Consecutive { n, run, calls } => {
-                calls.fetch_add(1, Ordering::Relaxed);
+            Kind::Consecutive { n, run } => {
                 if outcome.failure {
                     let in_a_row = run.fetch_add(1, Ordering::AcqRel) + 1;
                     if in_a_row >= *n {
                         return Some(Trip::Consecutive(in_a_row));
                     }
-                } else {
+                } else if run.load(Ordering::Relaxed) != 0 {
+                    // Reading first keeps a healthy breaker's cache line shared
+                    // between cores: a success writes only to end a run.
                     run.store(0, Ordering::Release);
                 }
                 let ring = self.slow_window.as_ref()?;
@@ -169,8 +166,8 @@ impl Rule {
     /// What the window holds at `now_ms`.
     pub(crate) fn counts(&self, now_ms: u64) -> Counts {
         match &self.kind {
-            Kind::Consecutive { run, calls, .. } => Counts {
-                calls: calls.load(Ordering::Relaxed),
+            Kind::Consecutive { run, .. } => Counts {
+                calls: self.slow_window.as_ref().map_or(0, |r| r.counts().calls),
                 failures: u64::from(run.load(Ordering::Relaxed)),
                 slow: self.slow_window.as_ref().map_or(0, |r| r.counts().slow),
             },
@@ -182,10 +179,7 @@ impl Rule {
     /// Forgets everything (when the breaker closes).
     pub(crate) fn reset(&self) {
         match &self.kind {
-            Kind::Consecutive { run, calls, .. } => {
-                run.store(0, Ordering::Release);
-                calls.store(0, Ordering::Relaxed);
-            }
+            Kind::Consecutive { run, .. } => run.store(0, Ordering::Release),
             Kind::Ring(ring) => ring.reset(),
             Kind::Buckets(buckets) => buckets.reset(),
         }

@@ -532,8 +532,13 @@ async fn per_key_breakers_are_bounded_and_keep_open_ones_longest() {
         layer.handle("down.test").is_some(),
         "the open breaker is kept"
     );
+    let kept: Vec<_> = layer
+        .handles()
+        .iter()
+        .map(|h| (h.key().unwrap().to_owned(), h.state()))
+        .collect();
     assert!(
         layer.handle("a.test").is_none(),
-        "the idlest closed one went"
+        "the idlest closed one went: {kept:?}"
     );
 }
