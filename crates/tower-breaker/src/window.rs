@@ -155,10 +155,11 @@ impl Rule {
         {
             return Some(Trip::FailureRate(counts));
         }
-        if let Some(slow) = self.slow_permille {
-            if outcome.slow && counts.slow * 1000 >= slow * counts.calls {
-                return Some(Trip::SlowRate(counts));
-            }
+        if let Some(slow) = self.slow_permille
+            && outcome.slow
+            && counts.slow * 1000 >= slow * counts.calls
+        {
+            return Some(Trip::SlowRate(counts));
         }
         None
     }
