@@ -113,7 +113,8 @@ impl Registry {
 /// # let client = tower::service_fn(|_req: http::Request<()>| async {
 /// #     Ok::<_, std::io::Error>(http::Response::new(()))
 /// # });
-/// let breakers = KeyedBreakerLayer::per_authority(BreakerConfig::new()).max_keys(100);
+/// let breakers: KeyedBreakerLayer<()> =
+///     KeyedBreakerLayer::per_authority(BreakerConfig::new()).max_keys(100);
 /// let mut events = breakers.subscribe();
 /// let svc = ServiceBuilder::new().layer(breakers.clone()).service(client);
 /// assert!(breakers.handle("api.example.com").is_none()); // none used yet
