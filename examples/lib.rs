@@ -1,1 +1,0 @@
-//! Examples live under `examples/examples/`; this library is empty on purpose.
