@@ -86,7 +86,7 @@ async fn check(
         "check": detail,
         "breaker": service.breaker.state().as_str(),
         "latency_ms": latency_ms,
-        "last_error_class": *service.stats.last_error.lock().unwrap(),
+        "last_error_class": service.stats.last_error(),
     })
 }
 
@@ -140,10 +140,10 @@ async fn state(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
                 "window": { "calls": counts.calls, "failures": counts.failures },
                 "requests": stats.requests.load(Ordering::Relaxed),
                 "retries": stats.retries.load(Ordering::Relaxed),
-                "by_class": *stats.by_class.lock().unwrap(),
+                "by_class": stats.by_class(),
                 "p50_ms": stats.quantile(0.5),
                 "p99_ms": stats.quantile(0.99),
-                "last_error_class": *stats.last_error.lock().unwrap(),
+                "last_error_class": stats.last_error(),
             })
         })
         .collect();

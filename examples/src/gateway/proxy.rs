@@ -28,49 +28,115 @@ use super::config::ServiceSettings;
 /// A service's whole stack, type-erased.
 pub type Stack = BoxCloneSyncService<http::Request<Body>, Response, Error>;
 
-/// What the dashboard shows of one service.
-#[derive(Debug, Default)]
+/// The class names, in a fixed order, so per-class counters are arrays.
+pub const CLASSES: [&str; 11] = [
+    "success",
+    "not_sent",
+    "transport",
+    "timeout",
+    "deadline_exceeded",
+    "cancelled",
+    "throttled",
+    "server_error",
+    "not_implemented",
+    "client_error",
+    "rejected",
+];
+
+fn class_index(class: Class) -> usize {
+    CLASSES
+        .iter()
+        .position(|name| *name == class.as_str())
+        .unwrap_or(0)
+}
+
+const LATENCIES: usize = 512;
+
+/// What the dashboard shows of one service. Recorded lock-free: the proxy path
+/// must not serialise on a dashboard.
+#[derive(Debug)]
 pub struct ServiceStats {
     /// Requests proxied.
     pub requests: AtomicU64,
     /// Retries made.
     pub retries: AtomicU64,
-    /// Requests by class of their outcome.
-    pub by_class: Mutex<BTreeMap<&'static str, u64>>,
-    /// The latest latencies, in milliseconds.
-    pub latencies: Mutex<VecDeque<f64>>,
-    /// The class of the last failure.
-    pub last_error: Mutex<Option<&'static str>>,
+    by_class: [AtomicU64; CLASSES.len()],
+    /// The latest latencies in microseconds, a ring.
+    latencies: [AtomicU64; LATENCIES],
+    /// The class of the last failure, as an index into [`CLASSES`] plus one.
+    last_error: AtomicU64,
+    /// Counters and a histogram in the metrics registry, made once.
+    counters: [metrics::Counter; CLASSES.len()],
+    histogram: metrics::Histogram,
 }
 
 impl ServiceStats {
-    fn record(&self, class: Class, latency: Duration) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        *self
-            .by_class
-            .lock()
-            .unwrap()
-            .entry(class.as_str())
-            .or_default() += 1;
-        let mut latencies = self.latencies.lock().unwrap();
-        if latencies.len() == 512 {
-            latencies.pop_front();
+    fn new(service: &str) -> ServiceStats {
+        ServiceStats {
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            by_class: Default::default(),
+            latencies: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
+            last_error: AtomicU64::new(0),
+            counters: CLASSES.map(|class| {
+                metrics::counter!(
+                    "gateway_requests_total",
+                    "service" => service.to_owned(),
+                    "class" => class
+                )
+            }),
+            histogram: metrics::histogram!(
+                "gateway_request_duration_seconds",
+                "service" => service.to_owned()
+            ),
         }
-        latencies.push_back(latency.as_secs_f64() * 1000.0);
+    }
+
+    fn record(&self, class: Class, latency: Duration) {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let index = class_index(class);
+        self.by_class[index].fetch_add(1, Ordering::Relaxed);
+        self.counters[index].increment(1);
+        self.histogram.record(latency.as_secs_f64());
+        self.latencies[(n % LATENCIES as u64) as usize]
+            .store(latency.as_micros() as u64, Ordering::Relaxed);
         if !class.is_success() {
-            *self.last_error.lock().unwrap() = Some(class.as_str());
+            self.last_error.store(index as u64 + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Requests by class, for the classes seen.
+    pub fn by_class(&self) -> BTreeMap<&'static str, u64> {
+        CLASSES
+            .iter()
+            .zip(&self.by_class)
+            .map(|(name, n)| (*name, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// The class of the last failure.
+    pub fn last_error(&self) -> Option<&'static str> {
+        match self.last_error.load(Ordering::Relaxed) {
+            0 => None,
+            i => CLASSES.get(i as usize - 1).copied(),
         }
     }
 
     /// The `q` quantile of the latest latencies, in milliseconds.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let mut sorted: Vec<f64> = self.latencies.lock().unwrap().iter().copied().collect();
+        let mut sorted: Vec<u64> = self
+            .latencies
+            .iter()
+            .map(|l| l.load(Ordering::Relaxed))
+            .filter(|l| *l != u64::MAX)
+            .collect();
         if sorted.is_empty() {
             return None;
         }
-        sorted.sort_by(f64::total_cmp);
+        sorted.sort_unstable();
         let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-        Some(sorted[index])
+        Some(sorted[index] as f64 / 1000.0)
     }
 }
 
@@ -155,8 +221,8 @@ fn build(
     timeline: Arc<Mutex<VecDeque<TimelineEntry>>>,
     alerts: Option<super::alert::Alerter>,
 ) -> Service {
-    let stats = Arc::new(ServiceStats::default());
     let name = settings.name.clone();
+    let stats = Arc::new(ServiceStats::new(&name));
     let on_change = {
         let name = name.clone();
         move |change: &StateChange| {
@@ -375,14 +441,6 @@ pub async fn proxy(
         Err(err) => err.class(),
     };
     service.stats.record(class, latency);
-    metrics::counter!(
-        "gateway_requests_total",
-        "service" => name.to_owned(),
-        "class" => class.as_str()
-    )
-    .increment(1);
-    metrics::histogram!("gateway_request_duration_seconds", "service" => name.to_owned())
-        .record(latency.as_secs_f64());
     match outcome {
         Ok(mut response) => {
             strip_hop_by_hop(response.headers_mut());
