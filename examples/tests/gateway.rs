@@ -353,3 +353,60 @@ fn a_bad_configuration_is_refused_with_file_key_and_reason() {
         assert!(err.to_string().starts_with("gateway.toml: "), "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_413() {
+    let f = fixture().await;
+    // No content-length: the limit is found while streaming.
+    let chunks: Vec<Result<http_body::Frame<Bytes>, Infallible>> = (0..40)
+        .map(|_| Ok(http_body::Frame::data(Bytes::from(vec![b'x'; 64 * 1024]))))
+        .collect();
+    let body = http_body_util::StreamBody::new(futures::stream::iter(chunks));
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let request = Request::post(format!("http://{}/echo/x", f.running.proxy))
+        .body(body)
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, 413, "{body:?}");
+}
+
+#[tokio::test]
+async fn an_opened_breaker_posts_an_alert_to_the_webhook() {
+    // A webhook that records what it receives.
+    let webhook = Upstream::start(Duration::ZERO).await;
+    let failing = Upstream::start(Duration::ZERO).await;
+    failing.status.store(500, Ordering::SeqCst);
+    let config = format!(
+        "alert_webhook = \"http://{}/alerts\"\n[[service]]\nname = \"failing\"\nurl = \"http://{}\"\nretry = {{ max_attempts = 1 }}\nbreaker = {{ consecutive_failures = 2 }}\n",
+        webhook.addr, failing.addr
+    );
+    let path = std::env::temp_dir().join(format!("gateway-alert-{}.toml", fastrand::u64(..)));
+    std::fs::write(&path, config).unwrap();
+    let running = start(Options {
+        config: Some(path.clone()),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+        traffic: false,
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(path);
+    for _ in 0..2 {
+        send(get(format!("http://{}/failing/", running.proxy))).await;
+    }
+    // The alert is sent in the background: wait for it, within a bound.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while webhook.hits() == 0 && Instant::now() < deadline {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen = webhook.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one alert");
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].path_and_query, "/alerts");
+    let alert: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(alert["service"], "failing");
+    assert_eq!(alert["alert"], "circuit breaker opened");
+}

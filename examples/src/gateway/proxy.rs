@@ -446,6 +446,14 @@ pub async fn proxy(
             strip_hop_by_hop(response.headers_mut());
             response
         }
+        // A streamed body that outgrew the limit on the way is the caller's
+        // fault, not the upstream's.
+        Err(err) if err.find::<http_body_util::LengthLimitError>().is_some() => refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            name,
+            "body_too_large",
+            "request body exceeds the gateway's limit",
+        ),
         Err(err) => error_response(name, &err),
     }
 }
