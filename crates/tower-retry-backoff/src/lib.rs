@@ -73,10 +73,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod backoff;
-mod budget;
+pub mod backoff;
+pub mod budget;
 mod policy;
-mod replay;
+pub mod replay;
 pub mod retry;
 mod stats;
 

@@ -5,7 +5,7 @@
 //! deadline sits above the retry layer and bounds everything beneath it: every
 //! attempt, every backoff sleep, and the response body. It is put in the request's
 //! extensions as a [`Deadline`], so the layers beneath (the retry layer, the
-//! per-attempt [`Timeout`](crate::Timeout)) clamp to what remains of it, and
+//! per-attempt [`crate::Timeout`]) clamp to what remains of it, and
 //! handlers can read it.
 
 use std::task::{Context, Poll};

@@ -11,7 +11,7 @@
 //!   the request: any request when the failure proves it was not sent (connect
 //!   refused, h2 `REFUSED_STREAM`), idempotent ones after an ambiguous failure;
 //! - it waits the backoff, or the server's `Retry-After`, but never past the
-//!   request's [`Deadline`](tower_timeout_tiered::Deadline): when what remains is
+//!   request's [`tower_timeout_tiered::Deadline`]: when what remains is
 //!   shorter than the wait, it stops at once with the last failure, class intact;
 //! - every retry is taken from a [`Budget`](crate::Budget) shared by all clones;
 //! - the request body is kept (up to a cap) as it is sent, so it can be sent again;
