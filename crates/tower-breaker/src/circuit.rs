@@ -384,8 +384,13 @@ impl Circuit {
             let left = probes(word).saturating_sub(1);
             match verdict {
                 Verdict::Failure { .. } => {
-                    self.open(word, State::HalfOpen, Reason::ProbeFailed, now_ms());
-                    return;
+                    if self.open(word, State::HalfOpen, Reason::ProbeFailed, now_ms()) {
+                        return;
+                    }
+                    // Another probe was taken or reported meanwhile: try again
+                    // against the current word (a real transition ends the loop
+                    // at the generation check).
+                    word = self.word.load(Ordering::Acquire);
                 }
                 Verdict::Success { .. }
                     if successes(word) + 1 >= self.config.successes_to_close =>
@@ -432,24 +437,36 @@ impl Circuit {
         }
     }
 
-    /// Opens the breaker from `word` (which must still be current), at `now`.
-    fn open(&self, word: u64, from: State, reason: Reason, now: u64) {
+    /// Opens the breaker from `word`, at `now`. Returns `false`, changing
+    /// nothing, if `word` is no longer current.
+    fn open(&self, word: u64, from: State, reason: Reason, now: u64) -> bool {
         let opening = next(word, OPENING);
         if self
             .word
             .compare_exchange(word, opening, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            // Another caller made a transition first.
-            return;
+            return false;
         }
         let trips = self.trips.fetch_add(1, Ordering::AcqRel) + 1;
         let open_for = self.open_duration(trips);
         let until = now.saturating_add(u64::try_from(open_for.as_millis()).unwrap_or(u64::MAX));
         self.open_until.store(until, Ordering::Release);
-        self.word
-            .store(pack(generation(opening), OPEN, 0, 0), Ordering::Release);
-        self.emit(from, State::Open, reason);
+        // An operator may have forced a state while this was opening: theirs
+        // stands.
+        if self
+            .word
+            .compare_exchange(
+                opening,
+                pack(generation(opening), OPEN, 0, 0),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            self.emit(from, State::Open, reason);
+        }
+        true
     }
 
     fn open_duration(&self, trips: u32) -> Duration {

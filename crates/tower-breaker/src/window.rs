@@ -239,12 +239,14 @@ impl Ring {
     }
 
     fn reset(&self) {
+        // Each slot is emptied with the same bookkeeping as a record, so a record
+        // racing with the reset cannot leave a count without its slot.
         for slot in self.slots.iter() {
-            slot.store(EMPTY, Ordering::Relaxed);
+            let old = slot.swap(EMPTY, Ordering::AcqRel);
+            adjust(&self.failures, old & FAILURE != 0, false);
+            adjust(&self.slow, old & SLOW != 0, false);
         }
         self.next.store(0, Ordering::Relaxed);
-        self.failures.store(0, Ordering::Relaxed);
-        self.slow.store(0, Ordering::Relaxed);
     }
 }
 
@@ -264,6 +266,9 @@ fn adjust(counter: &AtomicU64, was: bool, is: bool) {
 }
 
 // === impl Buckets ===
+
+/// The epoch of a bucket being rolled over.
+const ROLLING: u64 = u64::MAX;
 
 /// The calls of the last `buckets × bucket_ms` milliseconds.
 #[derive(Debug)]
@@ -301,15 +306,18 @@ impl Buckets {
         let bucket = &self.buckets[(index % self.buckets.len() as u64) as usize];
         let epoch = bucket.epoch.load(Ordering::Acquire);
         if epoch != index + 1
+            && epoch != ROLLING
             && bucket
                 .epoch
-                .compare_exchange(epoch, index + 1, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(epoch, ROLLING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
-            // This bucket's old calls age out whole.
+            // This bucket's old calls age out whole. Readers skip it while it is
+            // rolling, so they never see the new epoch with the old counts.
             bucket.calls.store(0, Ordering::Relaxed);
             bucket.failures.store(0, Ordering::Relaxed);
             bucket.slow.store(0, Ordering::Relaxed);
+            bucket.epoch.store(index + 1, Ordering::Release);
         }
         bucket.calls.fetch_add(1, Ordering::Relaxed);
         if outcome.failure {
@@ -327,7 +335,7 @@ impl Buckets {
         for bucket in self.buckets.iter() {
             let epoch = bucket.epoch.load(Ordering::Acquire);
             // Buckets of the last `span` bucket lengths only.
-            if epoch == 0 || epoch + span <= index + 1 {
+            if epoch == 0 || epoch == ROLLING || epoch + span <= index + 1 {
                 continue;
             }
             counts.calls += bucket.calls.load(Ordering::Relaxed);

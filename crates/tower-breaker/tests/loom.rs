@@ -137,3 +137,35 @@ fn a_dropped_probe_returns_its_slot() {
         assert!(circuit.acquire(|| 100).is_ok());
     });
 }
+
+#[test]
+fn a_failed_probe_is_not_lost_to_a_concurrent_probe() {
+    loom::model(|| {
+        let config = BreakerConfig::new()
+            .consecutive_failures(1)
+            .open_for(Duration::from_millis(10))
+            .half_open_probes(2)
+            .successes_to_close(2)
+            .build()
+            .unwrap();
+        let circuit = Arc::new(Circuit::new(config, None));
+        let permit = circuit.acquire(|| 0).unwrap();
+        circuit.record(permit, failure(), || 0);
+        let probe = circuit.acquire(|| 100).unwrap();
+        assert!(probe.is_probe());
+        let failing = {
+            let circuit = circuit.clone();
+            thread::spawn(move || circuit.record(probe, failure(), || 100))
+        };
+        let racer = {
+            let circuit = circuit.clone();
+            thread::spawn(move || {
+                let _ = circuit.acquire(|| 100);
+            })
+        };
+        failing.join().unwrap();
+        racer.join().unwrap();
+        // Whatever the interleaving, the failed probe reopened the breaker.
+        assert_eq!(circuit.state(), tower_breaker::State::Open);
+    });
+}

@@ -108,7 +108,7 @@ where
             KindProj::Called { future } => future,
         };
         let result = ready!(future.poll(cx)).map_err(Into::<BoxError>::into);
-        let classifier = this.classifier.as_ref().expect("polled after completion");
+        let classifier = this.classifier.take().expect("polled after completion");
         let class = match &result {
             Ok(response) => classifier.classify(Ok(response)),
             Err(err) => classifier.classify(Err(&**err)),

@@ -142,8 +142,9 @@ impl<C> BreakerLayer<C> {
         self
     }
 
-    /// Makes `poll_ready` wait while the breaker is open, instead of `call`
-    /// refusing.
+    /// Makes `poll_ready` wait while the breaker is open (until it half-opens),
+    /// instead of `call` refusing. Half-open with every probe slot taken, and
+    /// forced open, still refuse in `call`: there is no instant to wait for.
     pub fn backpressure(mut self, on: bool) -> Self {
         self.backpressure = on;
         self

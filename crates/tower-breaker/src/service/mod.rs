@@ -10,7 +10,8 @@
 //! `poll_ready` never returns the breaker's refusal: many tower services (`Buffer`
 //! among them) treat a readiness error as fatal. The refusal comes from `call`, as
 //! an immediately ready future. With [`BreakerLayer::backpressure`], `poll_ready`
-//! instead waits while the breaker is open.
+//! instead waits while the breaker is open, until it half-opens (half-open with
+//! every probe slot taken, and forced open, still refuse in `call`).
 //!
 //! While closed, a call costs an atomic load, a reference count, and the window's
 //! record (two or three atomic operations): no lock, no allocation, no timer, and
