@@ -206,8 +206,9 @@ impl Ratio {
         window
     }
 
-    /// The budget left at second `sec`, in thousandths of a retry.
-    fn balance(&self, sec: u64) -> u64 {
+    /// What the windows of the last `ttl` seconds hold at `sec`: requests earned
+    /// (in thousandths of a retry) and retries taken.
+    fn window_totals(&self, sec: u64) -> (u64, u64) {
         let span = self.windows.len() as u64;
         let mut oldest_requests = None::<u64>;
         let mut withdrawals = 0u64;
@@ -217,26 +218,43 @@ impl Ratio {
             if epoch == 0 || epoch + span <= sec + 1 {
                 continue;
             }
-            withdrawals += window.withdrawals.load(Ordering::Relaxed);
+            withdrawals += window.withdrawals.load(Ordering::Acquire);
             let opened = window.requests_at_open.load(Ordering::Relaxed);
             oldest_requests = Some(oldest_requests.map_or(opened, |o| o.min(opened)));
         }
-        // Requests since the oldest window opened: never more than the requests
-        // of the last `ttl`, so the budget never exceeds its ratio.
-        let requests = self
-            .total_requests()
-            .saturating_sub(oldest_requests.unwrap_or(0));
+        // Requests since the oldest live window opened: never more than the
+        // requests of the last `ttl`, so the budget never exceeds its ratio. With
+        // no live window, no request is known to be recent.
+        let requests = match oldest_requests {
+            Some(oldest) => self.total_requests().saturating_sub(oldest),
+            None => 0,
+        };
         let earned = self.reserve_milli + self.ratio_milli.saturating_mul(requests);
+        (earned, withdrawals)
+    }
+
+    /// The budget left at second `sec`, in thousandths of a retry.
+    fn balance(&self, sec: u64) -> u64 {
+        let (earned, withdrawals) = self.window_totals(sec);
         earned.saturating_sub(withdrawals.saturating_mul(MILLI))
+    }
+
+    /// Whether more retries were taken than earned.
+    fn overdrawn(&self, sec: u64) -> bool {
+        let (earned, withdrawals) = self.window_totals(sec);
+        withdrawals.saturating_mul(MILLI) > earned
     }
 
     fn withdraw(&self) -> bool {
         let sec = self.now_sec();
         let window = self.roll(sec, self.total_requests());
-        if self.balance(sec) < MILLI {
+        // Take first, then check: concurrent callers cannot all see the last
+        // retry as theirs.
+        window.withdrawals.fetch_add(1, Ordering::AcqRel);
+        if self.overdrawn(sec) {
+            window.withdrawals.fetch_sub(1, Ordering::AcqRel);
             return false;
         }
-        window.withdrawals.fetch_add(1, Ordering::Relaxed);
         true
     }
 }

@@ -13,12 +13,12 @@
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
-use tower_error_class::{BoxError, Error};
+use tower_error_class::{BoxError, Class, Error, Transport};
 
 /// The owner's side of a replayable body: makes the body of each attempt.
 pub(crate) struct Replay<B> {
@@ -38,6 +38,13 @@ struct Shared<B> {
     rest: Option<Pin<Box<B>>>,
     trailers: Option<HeaderMap>,
     hint: SizeHint,
+    /// Ids for the bodies made, and the one that went past the limit (the only
+    /// one that may go on reading then).
+    next_id: u64,
+    owner: Option<u64>,
+    /// Bodies waiting for the original to make progress. The original wakes only
+    /// the last poller; that one wakes the others when a frame arrives.
+    waiters: Vec<Waker>,
 }
 
 impl<B: Body> Replay<B> {
@@ -57,6 +64,9 @@ impl<B: Body> Replay<B> {
             rest: Some(Box::pin(body)),
             trailers: None,
             hint,
+            next_id: 0,
+            owner: None,
+            waiters: Vec::new(),
         }));
         let first = ReplayBody::shared(shared.clone());
         (
@@ -106,6 +116,7 @@ fn lock<B>(shared: &Mutex<Shared<B>>) -> MutexGuard<'_, Shared<B>> {
 /// The body of one attempt: see the [module docs](self).
 pub struct ReplayBody<B> {
     shared: Option<Arc<Mutex<Shared<B>>>>,
+    id: u64,
     /// The next chunk to replay.
     position: usize,
     /// Bytes this attempt has sent.
@@ -117,6 +128,7 @@ impl<B> ReplayBody<B> {
     fn empty() -> ReplayBody<B> {
         ReplayBody {
             shared: None,
+            id: 0,
             position: 0,
             sent: 0,
             trailers_sent: false,
@@ -124,8 +136,14 @@ impl<B> ReplayBody<B> {
     }
 
     fn shared(shared: Arc<Mutex<Shared<B>>>) -> ReplayBody<B> {
+        let id = {
+            let mut state = lock(&shared);
+            state.next_id += 1;
+            state.next_id
+        };
         ReplayBody {
             shared: Some(shared),
+            id,
             position: 0,
             sent: 0,
             trailers_sent: false,
@@ -156,7 +174,15 @@ where
             this.sent += chunk.len() as u64;
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
-        // Then the rest of the original.
+        // Then the rest of the original, which only one body may read once the
+        // limit is passed, and none once reading it failed: any other body would
+        // send the request truncated.
+        if shared.failed || (shared.over_limit && shared.owner != Some(this.id)) {
+            return Poll::Ready(Some(Err(Error::new(
+                Class::Transport(Transport::Other),
+                "the request body can no longer be sent in full",
+            ))));
+        }
         let Some(rest) = shared.rest.as_mut() else {
             return Poll::Ready(match shared.trailers.clone() {
                 Some(trailers) if !this.trailers_sent => {
@@ -166,8 +192,20 @@ where
                 _ => None,
             });
         };
-        match rest.as_mut().poll_frame(cx) {
-            Poll::Pending => Poll::Pending,
+        let polled = rest.as_mut().poll_frame(cx);
+        if polled.is_pending() {
+            if !shared.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                shared.waiters.push(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        for waiter in shared.waiters.drain(..) {
+            if !waiter.will_wake(cx.waker()) {
+                waiter.wake();
+            }
+        }
+        match polled {
+            Poll::Pending => unreachable!("handled above"),
             Poll::Ready(None) => {
                 shared.rest = None;
                 Poll::Ready(None)
@@ -183,8 +221,10 @@ where
                     this.sent += chunk.len() as u64;
                     if !shared.over_limit {
                         if shared.kept + chunk.len() > shared.limit {
-                            // Too large to replay: stop keeping, free what was kept.
+                            // Too large to replay: stop keeping, free what was
+                            // kept; this body alone goes on.
                             shared.over_limit = true;
+                            shared.owner = Some(this.id);
                             shared.chunks = Vec::new();
                         } else {
                             shared.kept += chunk.len();
@@ -279,6 +319,26 @@ mod tests {
         let (replay, first) = Replay::new(chunks(&[b"0123", b"4567", b"89"]), 6);
         assert_eq!(first.collect().await.unwrap().to_bytes(), "0123456789");
         assert_eq!(replay.obstacle(), Some(Obstacle::TooLarge(6)));
+    }
+
+    #[tokio::test]
+    async fn a_second_reader_after_the_limit_fails_instead_of_truncating() {
+        let (replay, mut first) = Replay::new(chunks(&[b"0123", b"4567", b"89"]), 6);
+        // A retry's body is made while the first attempt is still reading.
+        let frame = first.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "0123");
+        let mut second = replay.next();
+        // The first attempt goes past the limit...
+        assert_eq!(
+            first.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "4567"
+        );
+        // ...so the second cannot be sent in full: it fails rather than skip bytes.
+        assert!(second.frame().await.unwrap().is_err());
+        assert_eq!(
+            first.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "89"
+        );
     }
 
     #[tokio::test]

@@ -18,6 +18,13 @@
 //! pending: a response that is ready at once costs no timer and no clock read. A
 //! tier that is not configured costs nothing.
 //!
+//! When the clocks start, precisely: the response-headers and attempt tiers
+//! start at the first poll that finds the inner future pending (a response
+//! future is polled as soon as it is made, so in practice at the call; time spent
+//! inside that first poll is not counted); the body tiers, and an attempt tier
+//! whose clock had not started, start at the body's first pending poll. The
+//! deadline is an instant and needs no start.
+//!
 //! # `poll_ready`
 //!
 //! By default the time a caller spends waiting in `poll_ready` does not count
