@@ -9,13 +9,11 @@
 //! atomic operation) and reads the clock once, to note when the key was last used.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
-use tokio::time::Sleep;
 use tower_error_class::{BoxError, Class, Classifier, Error, HttpClassifier};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -265,7 +263,6 @@ impl<S, B, C: Clone> Layer<S> for KeyedBreakerLayer<B, C> {
             key: self.key.clone(),
             classifier: self.classifier.clone(),
             verdict: self.verdict,
-            _sleep: None,
         }
     }
 }
@@ -277,7 +274,6 @@ pub struct KeyedBreaker<S, B, C> {
     key: Option<KeyFn<B>>,
     classifier: C,
     verdict: VerdictFn,
-    _sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: Clone, B, C: Clone> Clone for KeyedBreaker<S, B, C> {
@@ -288,7 +284,6 @@ impl<S: Clone, B, C: Clone> Clone for KeyedBreaker<S, B, C> {
             key: self.key.clone(),
             classifier: self.classifier.clone(),
             verdict: self.verdict,
-            _sleep: None,
         }
     }
 }

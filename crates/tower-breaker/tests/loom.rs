@@ -15,6 +15,14 @@ fn failure() -> Verdict {
     Verdict::Failure { slow: false }
 }
 
+/// A breaker tripped open at 0 ms by one failure.
+fn tripped(config: BreakerConfig) -> Arc<Circuit> {
+    let circuit = Arc::new(Circuit::new(config, None));
+    let permit = circuit.acquire(|| 0).unwrap();
+    circuit.record(permit, failure(), || 0);
+    circuit
+}
+
 fn counting(config: BreakerConfig) -> (Arc<Circuit>, Arc<AtomicUsize>) {
     let transitions = Arc::new(AtomicUsize::new(0));
     let counter = transitions.clone();
@@ -85,9 +93,7 @@ fn half_open_never_admits_more_probes_than_permitted() {
             .open_for(Duration::from_millis(10))
             .build()
             .unwrap();
-        let circuit = Arc::new(Circuit::new(config, None));
-        let permit = circuit.acquire(|| 0).unwrap();
-        circuit.record(permit, failure(), || 0);
+        let circuit = tripped(config);
         // Open until 10 ms; at 100 ms two callers race to half-open and probe.
         let admitted = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..2)
@@ -116,9 +122,7 @@ fn a_dropped_probe_returns_its_slot() {
             .open_for(Duration::from_millis(10))
             .build()
             .unwrap();
-        let circuit = Arc::new(Circuit::new(config, None));
-        let permit = circuit.acquire(|| 0).unwrap();
-        circuit.record(permit, failure(), || 0);
+        let circuit = tripped(config);
         let probe = circuit.acquire(|| 100).unwrap();
         assert!(probe.is_probe());
         let dropper = {
@@ -148,9 +152,7 @@ fn a_failed_probe_is_not_lost_to_a_concurrent_probe() {
             .successes_to_close(2)
             .build()
             .unwrap();
-        let circuit = Arc::new(Circuit::new(config, None));
-        let permit = circuit.acquire(|| 0).unwrap();
-        circuit.record(permit, failure(), || 0);
+        let circuit = tripped(config);
         let probe = circuit.acquire(|| 100).unwrap();
         assert!(probe.is_probe());
         let failing = {

@@ -66,6 +66,14 @@ impl Upstream {
     }
 }
 
+/// One call through `svc`, readiness included.
+async fn call<S>(svc: &mut S) -> Result<Response<()>, tower_error_class::Error>
+where
+    S: Service<Request<()>, Response = Response<()>, Error = tower_error_class::Error>,
+{
+    svc.ready().await?.call(Request::new(())).await
+}
+
 fn seed_config() -> BreakerConfig {
     BreakerConfig::new()
         .consecutive_failures(3)
@@ -89,13 +97,7 @@ async fn the_seed_scenario() {
     // Three failing calls open it.
     upstream.answer(500);
     for _ in 0..3 {
-        let res = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        let res = call(&mut svc).await.unwrap();
         assert_eq!(res.status(), 500);
     }
     assert_eq!(handle.state(), State::Open);
@@ -121,14 +123,7 @@ async fn the_seed_scenario() {
 
     // One tick before the recovery timeout: still open.
     advance(Duration::from_millis(4999)).await;
-    assert!(
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .is_err()
-    );
+    assert!(call(&mut svc).await.is_err());
     assert_eq!(upstream.calls(), 3);
 
     // After 5 s one probe is admitted; a second caller meanwhile is refused.
@@ -136,7 +131,7 @@ async fn the_seed_scenario() {
     upstream.answer(200);
     let probe = svc.ready().await.unwrap().call(Request::new(()));
     assert_eq!(handle.state(), State::HalfOpen);
-    let refused = svc.ready().await.unwrap().call(Request::new(())).await;
+    let refused = call(&mut svc).await;
     assert!(
         refused.unwrap_err().is_rejected(),
         "only one probe at a time"
@@ -145,13 +140,7 @@ async fn the_seed_scenario() {
     assert_eq!(handle.state(), State::HalfOpen, "one success of two");
 
     // The second success closes it.
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(Request::new(()))
-        .await
-        .unwrap();
+    let res = call(&mut svc).await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(handle.state(), State::Closed);
     assert_eq!(upstream.calls(), 5);
@@ -173,20 +162,10 @@ async fn a_failed_probe_reopens_it() {
     let mut svc = layer.layer(upstream.service());
     upstream.answer(503);
     for _ in 0..3 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     advance(Duration::from_secs(5)).await;
-    svc.ready()
-        .await
-        .unwrap()
-        .call(Request::new(()))
-        .await
-        .unwrap();
+    call(&mut svc).await.unwrap();
     assert_eq!(handle.state(), State::Open);
     assert_eq!(handle.open_remaining(), Some(Duration::from_secs(5)));
 }
@@ -201,12 +180,7 @@ async fn a_dropped_probe_gives_its_slot_back() {
     let mut svc = layer.layer(upstream.service());
     upstream.answer(500);
     for _ in 0..3 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     advance(Duration::from_secs(5)).await;
     upstream.hang.store(true, Ordering::SeqCst);
@@ -249,21 +223,11 @@ async fn the_count_window_really_slides() {
     let handle = layer.handle();
     let mut svc = layer.layer(upstream.service());
     for _ in 0..1000 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     upstream.answer(502);
     for n in 1..=5 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
         let expected = if n < 5 { State::Closed } else { State::Open };
         assert_eq!(handle.state(), expected, "after {n} failures");
     }
@@ -288,12 +252,7 @@ async fn the_time_window_forgets_old_buckets() {
     let mut svc = layer.layer(upstream.service());
     upstream.answer(500);
     for _ in 0..3 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     assert_eq!(handle.counts().failures, 3);
     advance(Duration::from_secs(11)).await;
@@ -301,20 +260,10 @@ async fn the_time_window_forgets_old_buckets() {
     // One more failure among successes: 1 of 4 is under 50%.
     upstream.answer(200);
     for _ in 0..3 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     upstream.answer(500);
-    svc.ready()
-        .await
-        .unwrap()
-        .call(Request::new(()))
-        .await
-        .unwrap();
+    call(&mut svc).await.unwrap();
     assert_eq!(handle.state(), State::Closed);
     assert_eq!(handle.counts().failures, 1);
 }
@@ -327,12 +276,7 @@ async fn client_errors_and_throttling_are_not_failures() {
     let mut svc = layer.layer(upstream.service());
     for status in [404, 429, 400, 404, 429, 409] {
         upstream.answer(status);
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     assert_eq!(handle.state(), State::Closed);
     assert_eq!(handle.counts().failures, 0);
@@ -351,12 +295,7 @@ async fn slow_calls_trip_it() {
     let handle = layer.handle();
     let mut svc = layer.layer(upstream.service());
     for n in 1..=4 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
         let expected = if n < 4 { State::Closed } else { State::Open };
         assert_eq!(handle.state(), expected, "after {n} slow calls");
     }
@@ -376,12 +315,7 @@ async fn open_durations_grow_with_consecutive_trips() {
     upstream.answer(500);
     let mut opens = Vec::new();
     for _ in 0..4 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
         let open = handle.open_remaining().unwrap();
         opens.push(open);
         advance(open).await;
@@ -401,12 +335,7 @@ async fn backpressure_waits_in_poll_ready_instead_of_refusing() {
     let mut svc = layer.layer(upstream.service());
     upstream.answer(500);
     for _ in 0..3 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     assert_eq!(handle.state(), State::Open);
     let start = tokio::time::Instant::now();
@@ -425,24 +354,12 @@ async fn operators_force_states() {
     let mut events = layer.subscribe();
     let mut svc = layer.layer(upstream.service());
     handle.force_open();
-    assert!(
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .is_err()
-    );
+    assert!(call(&mut svc).await.is_err());
     assert_eq!(upstream.calls(), 0);
     handle.disable();
     upstream.answer(500);
     for _ in 0..10 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     assert_eq!(
         handle.state(),
@@ -451,12 +368,7 @@ async fn operators_force_states() {
     );
     handle.metrics_only();
     for _ in 0..10 {
-        svc.ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        call(&mut svc).await.unwrap();
     }
     assert_eq!(handle.state(), State::MetricsOnly);
     assert!(handle.counts().failures >= 3, "records");

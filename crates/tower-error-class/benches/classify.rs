@@ -6,8 +6,7 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll};
@@ -17,22 +16,9 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 use tower_error_class::{Classifier, ClassifyLayer, HttpClassifier};
 
-#[derive(Clone)]
-struct Ok200;
-
-impl Service<Request<()>> for Ok200 {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<()>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<()>) -> Self::Future {
-        ready(Ok(Response::new(())))
-    }
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::Ok200;
 
 fn call_once<S>(svc: &mut S, cx: &mut Context<'_>) -> Response<()>
 where

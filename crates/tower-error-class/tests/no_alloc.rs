@@ -2,33 +2,18 @@
 //! `ClassifyLayer` to a ready service that answers 200. Counted with dhat's
 //! allocator in testing mode; this binary holds the one test that may install it.
 
-use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower::{Layer, Service};
 use tower_error_class::{Classifier, ClassifyLayer, HttpClassifier};
 
+mod support;
+use support::Ok200;
+
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
-
-#[derive(Clone)]
-struct Ok200;
-
-impl Service<Request<()>> for Ok200 {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<()>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<()>) -> Self::Future {
-        ready(Ok(Response::new(())))
-    }
-}
 
 fn allocations_during(f: impl FnOnce()) -> u64 {
     let before = dhat::HeapStats::get().total_blocks;
@@ -62,7 +47,7 @@ fn success_path_allocates_nothing() {
     let mut responses = Vec::with_capacity(1000);
     let count = allocations_during(|| {
         for request in requests {
-            assert!(svc.poll_ready(&mut cx).is_ready());
+            assert!(Service::<Request<()>>::poll_ready(&mut svc, &mut cx).is_ready());
             let mut future = std::pin::pin!(svc.call(request));
             match future.as_mut().poll(&mut cx) {
                 Poll::Ready(Ok(response)) => responses.push(response),

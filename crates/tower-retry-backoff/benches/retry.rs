@@ -8,37 +8,21 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Empty;
 use tower::retry::budget::{Budget as _, TpsBudget};
 use tower::{Layer, Service, ServiceExt};
-use tower_retry_backoff::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_retry_backoff::{RetryLayer, RetryPolicy};
 
-/// An upstream that answers 200 at once, whatever the request body type.
-#[derive(Clone, Copy)]
-struct Ok200;
-
-impl<B> Service<Request<B>> for Ok200 {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<()>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<B>) -> Self::Future {
-        ready(Ok(Response::new(())))
-    }
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::Ok200;
 
 fn copy(req: &Request<Empty<Bytes>>) -> Request<Empty<Bytes>> {
     let mut copy = Request::new(Empty::new());
@@ -158,7 +142,6 @@ fn bench(c: &mut Criterion, name: &str, threads: u64) {
         b.iter_custom(|iters| run(&rt, svc.clone(), threads, iters))
     });
     group.finish();
-    let _: Option<ReplayBody<Empty<Bytes>>> = None;
 }
 
 fn retry(c: &mut Criterion) {

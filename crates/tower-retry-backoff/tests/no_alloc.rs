@@ -2,35 +2,17 @@
 //! needs no replay, allocates nothing. Counted with dhat's allocator in testing
 //! mode; this binary holds the one test that installs it.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Empty;
 use tower::{Layer, Service};
 use tower_retry_backoff::{RetryLayer, RetryPolicy};
 
+mod support;
+use support::Ok200;
+
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
-
-#[derive(Clone, Copy)]
-struct Ok200;
-
-impl<B> Service<Request<B>> for Ok200 {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<()>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<B>) -> Self::Future {
-        ready(Ok(Response::new(())))
-    }
-}
 
 #[test]
 fn a_first_attempt_success_allocates_nothing() {

@@ -8,55 +8,16 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use http::{Request, Response};
+use http::Request;
 use tower::{Layer, Service, ServiceExt};
 use tower_timeout_tiered::{DeadlineLayer, TimeoutLayer};
 
-/// A future that is ready at once, or pending once first (waking itself).
-struct Answer {
-    pending_once: bool,
-}
-
-impl Future for Answer {
-    type Output = Result<Response<()>, Infallible>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.pending_once {
-            self.pending_once = false;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        Poll::Ready(Ok(Response::new(())))
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Upstream {
-    pending_once: bool,
-}
-
-impl Service<Request<()>> for Upstream {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<()>) -> Answer {
-        Answer {
-            pending_once: self.pending_once,
-        }
-    }
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::Upstream;
 
 const SECOND: Duration = Duration::from_secs(1);
 

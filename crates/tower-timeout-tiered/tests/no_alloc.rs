@@ -2,56 +2,17 @@
 //! future is ready at once or pending (so the timer registers). Counted with dhat's
 //! allocator in testing mode; this binary holds the one test that installs it.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Request;
 use tower::{Layer, Service};
 use tower_timeout_tiered::TimeoutLayer;
 
+mod support;
+use support::Upstream;
+
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
-
-struct Answer {
-    pending_once: bool,
-}
-
-impl Future for Answer {
-    type Output = Result<Response<()>, Infallible>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.pending_once {
-            self.pending_once = false;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        Poll::Ready(Ok(Response::new(())))
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Upstream {
-    pending_once: bool,
-}
-
-impl Service<Request<()>> for Upstream {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<()>) -> Answer {
-        Answer {
-            pending_once: self.pending_once,
-        }
-    }
-}
 
 fn allocations_during(f: impl FnOnce()) -> u64 {
     let before = dhat::HeapStats::get().total_blocks;
